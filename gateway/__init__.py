@@ -1,0 +1,1 @@
+"""Portcullis gateway: the service and its only composition root."""

@@ -1,0 +1,1 @@
+"""Guardrail checks: pure functions over request/response JSON, run as chains by GuardrailRunner."""
