@@ -34,3 +34,9 @@ def simulator() -> Iterator[object]:
 
     with run_in_thread(SimulatorConfig()) as running:
         yield running
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked `anyio`) run on asyncio."""
+    return "asyncio"
