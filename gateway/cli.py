@@ -1,0 +1,115 @@
+"""The `portcullis` command: serve, demo, simulate, migrate, config check, keys and users."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gateway.settings import SettingsError, load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.server import run_gateway
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"portcullis: {exc}", file=sys.stderr)
+        return 2
+    return run_gateway(settings, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(data_dir=args.data_dir, port=args.port, simulator_port=args.simulator_port,
+                    traffic=args.traffic)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from gateway.simulator.cli import run
+
+    return run(args)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from gateway.store.client import Store
+
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"portcullis: {exc}", file=sys.stderr)
+        return 2
+    store = Store.connect(settings.store)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from gateway.providers.registry import discover
+    from gateway.routing.schema_file import check_config_file
+
+    problems = check_config_file(args.file, discover())
+    for problem in problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{args.file}: ok")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree (also used by `portcullis --help`)."""
+    parser = argparse.ArgumentParser(
+        prog="portcullis",
+        description="Portcullis: a self-hosted, observability-first LLM gateway with guardrails and a trace UI.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway (API + UI) from a config file")
+    serve.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
+    serve.add_argument("--host", default=None, help="bind address (default: server.host from the config)")
+    serve.add_argument("--port", type=int, default=None, help="bind port (default: server.port from the config)")
+    serve.add_argument("--log-level", default="info", help="log level (debug, info, warning, error)")
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="run the simulator and the gateway on an embedded store with a demo config"
+    )
+    demo.add_argument("--data-dir", default="./.portcullis", help="where the embedded ClickHouse and spool live")
+    demo.add_argument("--port", type=int, default=8787, help="gateway port (default 8787)")
+    demo.add_argument("--simulator-port", type=int, default=8790, help="simulator port (default 8790)")
+    demo.add_argument("--traffic", action="store_true", help="send some sample traffic so the UI has data")
+    demo.set_defaults(run=_demo)
+
+    simulate = commands.add_parser("simulate", help="run the upstream LLM simulator (OpenAI/Anthropic/Gemini)")
+    from gateway.simulator.cli import add_arguments
+
+    add_arguments(simulate)
+    simulate.set_defaults(run=_simulate)
+
+    migrate = commands.add_parser("migrate", help="apply the ClickHouse schema migrations and exit")
+    migrate.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
+    migrate.set_defaults(run=_migrate)
+
+    config = commands.add_parser("config", help="config file tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
+    check = config_commands.add_parser("check", help="validate a config file (server file or routing config)")
+    check.add_argument("file", help="portcullis.yaml, or a routing config JSON file")
+    check.set_defaults(run=_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

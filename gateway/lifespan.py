@@ -1,0 +1,91 @@
+"""Builds and tears down the long-lived objects of one gateway process, in dependency order."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+
+from gateway.errors import ConfigError
+from gateway.guarding import GuardrailService
+from gateway.pricing import PriceBook
+from gateway.providers.registry import discover
+from gateway.routing.cache import ResponseCache
+from gateway.routing.resolve import RouteResolver
+from gateway.routing.router import Router
+from gateway.services import Services
+from gateway.settings import SecretResolver, SettingsError, check_provider_secrets
+from gateway.store.client import Store
+from gateway.store.writer import LogWriter
+from gateway.transport import Transport
+from schemas.settings import PortcullisSettings
+
+
+def check_adapters(settings: PortcullisSettings, known: set[str]) -> None:
+    """Every configured provider must name an existing adapter."""
+    for name, provider in settings.providers.items():
+        if provider.adapter not in known:
+            raise SettingsError(
+                f"field $.providers.{name}.adapter: unknown adapter {provider.adapter!r}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+
+
+def server_secret(settings: PortcullisSettings, secrets: SecretResolver) -> bytes:
+    """The server secret (HMAC of keys, PII pseudonyms, UI sessions); a random per-process one when unset."""
+    value = secrets.require(settings.secret, field="$.secret")
+    return value.encode() if value else os.urandom(32)
+
+
+def preflight(settings: PortcullisSettings, environ: Mapping[str, str] | None = None) -> None:
+    """Every check that can fail on a bad config, run before serving so the message names the field."""
+    secrets = SecretResolver(os.environ if environ is None else environ)
+    providers = discover()
+    check_adapters(settings, set(providers))
+    check_provider_secrets(settings, secrets)
+    try:
+        RouteResolver(settings, providers, secrets)
+    except ConfigError as exc:
+        raise SettingsError(exc.message) from None
+
+
+@asynccontextmanager
+async def build_services(
+    settings: PortcullisSettings, *, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[Services]:
+    """Create every service, yield them, and close them in reverse order."""
+    env = os.environ if environ is None else environ
+    secrets = SecretResolver(env)
+    providers = discover()
+    check_adapters(settings, set(providers))
+    check_provider_secrets(settings, secrets)
+    async with AsyncExitStack() as stack:
+        server = settings.server
+        transport = Transport(
+            kind=server.transport, pool_size=server.upstream_pool_size,
+            connect_timeout_s=server.upstream_connect_timeout_s,
+        )
+        stack.push_async_callback(transport.aclose)
+        resolver = RouteResolver(settings, providers, secrets)
+        router = Router(settings.policy, random.Random())
+        services = Services(
+            settings=settings, providers=providers, secrets=secrets, transport=transport,
+            resolver=resolver, router=router,
+        )
+        services.cache = ResponseCache(settings.policy.cache_max_bytes)
+        guardrails = GuardrailService(settings.guardrails, hash_secret=server_secret(settings, secrets))
+        stack.callback(guardrails.close)
+        services.guardrails = guardrails
+        services.prices = PriceBook()
+        store = await Store.connect_async(settings.store)
+        stack.callback(store.close)
+        await anyio.to_thread.run_sync(store.migrate)
+        writer = LogWriter.from_config(store, settings.store)
+        writer.start()
+        stack.push_async_callback(anyio.to_thread.run_sync, writer.stop)
+        services.store, services.writer = store, writer
+        services.ready = True
+        yield services

@@ -1,0 +1,1 @@
+"""Log storage: ClickHouse client and migrations, durable spool and batch writer."""

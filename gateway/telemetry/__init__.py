@@ -1,0 +1,1 @@
+"""Telemetry: OpenTelemetry tracing and metrics, GenAI semantic conventions, redaction, log rows."""
