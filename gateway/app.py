@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.exceptions import HTTPException
 
-from gateway.api import chat, health, models
+from gateway.api import chat, health, messages, models
 from gateway.api.errors import handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.errors import GatewayError
 from gateway.lifespan import build_services
@@ -30,6 +30,8 @@ def create_app(settings: PortcullisSettings, *, environ: Mapping[str, str] | Non
 
     handlers: list[Any] = [
         chat.chat_completions,
+        chat.embeddings,
+        messages.messages,
         models.models,
         health.healthz,
         health.readyz,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -13,6 +13,7 @@ from litestar.response import Stream
 
 from gateway import attempts as upstream
 from gateway import guarding
+from gateway.api.errors import render_gateway_error
 from gateway.auth import Tenant, authenticate
 from gateway.context import RequestContext
 from gateway.errors import ClientCancelled, GatewayError, PermissionDenied
@@ -26,7 +27,7 @@ _METADATA_HEADERS = ("x-portcullis-metadata", "x-portkey-metadata")
 _CONFIG_HEADERS = ("x-portcullis-config", "x-portkey-config")
 
 
-def _first(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, str | None]:
+def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, str | None]:
     for name in names:
         value = headers.get(name)
         if value:
@@ -53,7 +54,7 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
     return headers
 
 
-def _apply_tenant(ctx: RequestContext, tenant: Tenant, request_metadata: dict[str, str]) -> None:
+def apply_tenant(ctx: RequestContext, tenant: Tenant, request_metadata: dict[str, str]) -> None:
     """Key metadata first, request metadata on top; a key's team always wins (keyless callers may name one)."""
     metadata = dict(tenant.metadata)
     metadata.update(request_metadata)
@@ -92,8 +93,12 @@ async def _until_disconnect(request: Request, work: Any) -> Any:
     raise ClientCancelled("the client disconnected before the response was ready")
 
 
+ErrorRenderer = Callable[[GatewayError], Response[bytes]]
+
+
 async def handle_chat(services: Services, request: Request, *, endpoint: str = "chat.completions",
-                      body: JsonObject | None = None) -> Response[Any]:
+                      body: JsonObject | None = None, raw: bytes = b"",
+                      render_error: ErrorRenderer | None = None) -> Response[Any]:
     """Serve one OpenAI chat completion request (streaming or not); always records it."""
     ctx = RequestContext(endpoint=endpoint)
     headers = request.headers
@@ -105,21 +110,19 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
     try:
         if body is None:
             raw = await request.body()
-            ctx.request_body = raw
             body = decode_object(raw)
-        else:
-            ctx.request_body = b""
+        ctx.request_body = raw
         chat = validate(body, ChatRequest)
         ctx.model_requested = chat.model
         ctx.streamed = bool(chat.stream)
         settings = services.settings
         tenant = authenticate(headers, services.keys, require_keys=settings.require_keys)
-        metadata_raw, _ = _first(headers, _METADATA_HEADERS)
-        _apply_tenant(ctx, tenant, parse_metadata(metadata_raw, max_bytes=settings.server.max_metadata_bytes))
-        _check_model_allowed(tenant, chat.model)
+        metadata_raw, _ = first_header(headers, _METADATA_HEADERS)
+        apply_tenant(ctx, tenant, parse_metadata(metadata_raw, max_bytes=settings.server.max_metadata_bytes))
+        check_model_allowed(tenant, chat.model)
         if services.limits is not None:
             await services.limits.admit(ctx, tenant, chat, body)
-        config_raw, config_header = _first(headers, _CONFIG_HEADERS)
+        config_raw, config_header = first_header(headers, _CONFIG_HEADERS)
         plan = services.resolver.resolve(
             model=chat.model,
             header_value=config_raw,
@@ -151,7 +154,7 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
             background=BackgroundTask(finish_request, services, ctx),
         )
     except GatewayError as exc:
-        return _fail(services, ctx, exc)
+        return _fail(services, ctx, exc, render_error)
     except asyncio.CancelledError:
         ctx.error = ClientCancelled("the client disconnected")
         ctx.http_status = 499
@@ -178,7 +181,7 @@ def provider_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _check_model_allowed(tenant: Tenant, model: str) -> None:
+def check_model_allowed(tenant: Tenant, model: str) -> None:
     if tenant.allowed_models and not any(_glob(pattern, model) for pattern in tenant.allowed_models):
         raise PermissionDenied(f"this key may not use model {model!r}", param="model", code="model_not_allowed")
 
@@ -189,13 +192,12 @@ def _glob(pattern: str, value: str) -> bool:
     return pattern == value
 
 
-def _fail(services: Services, ctx: RequestContext, exc: GatewayError) -> Response[Any]:
+def _fail(services: Services, ctx: RequestContext, exc: GatewayError,
+          render_error: ErrorRenderer | None) -> Response[Any]:
     """Record the failure and render it (Portkey-mode guardrail denials get Portkey's shape)."""
-    from gateway.api.errors import handle_gateway_error  # local: api imports pipeline
-
     ctx.error = exc
     ctx.http_status = exc.http_status
-    response = guarding.portkey_denial(ctx, exc) or handle_gateway_error(None, exc)  # type: ignore[arg-type]
+    response = guarding.portkey_denial(ctx, exc) or (render_error or render_gateway_error)(exc)
     response.headers.update(response_headers(ctx))
     response.background = BackgroundTask(finish_request, services, ctx)
     return response

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+import yaml
 
 from schemas.settings import PortcullisSettings
 
@@ -15,14 +16,26 @@ class SettingsError(Exception):
     """The config file cannot be used; the message names the file, the field and the problem."""
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: `api_version: 2024-10-21` stays the string it looks like."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_settings(text: str | bytes, *, source: str = "<config>") -> PortcullisSettings:
     """Decode YAML text into PortcullisSettings, failing with a message that names the field."""
     try:
-        return msgspec.yaml.decode(text, type=PortcullisSettings)
+        data = yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{source}: not valid YAML: {exc}") from None
+    try:
+        return msgspec.convert(data if data is not None else {}, PortcullisSettings)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"{source}: {_describe(exc)}") from None
-    except msgspec.DecodeError as exc:
-        raise SettingsError(f"{source}: not valid YAML: {exc}") from None
 
 
 def load_settings(path: str | Path) -> PortcullisSettings:

@@ -41,12 +41,17 @@ def gateway_error_body(exc: GatewayError) -> bytes:
     return _encoder.encode(ErrorBody(error=detail))
 
 
-def handle_gateway_error(request: Request, exc: GatewayError) -> Response[bytes]:
-    """GatewayError → its status and type."""
+def render_gateway_error(exc: GatewayError) -> Response[bytes]:
+    """GatewayError → its status and type in the OpenAI shape."""
     status = exc.http_status if exc.http_status != 499 else 400
     return Response(
         gateway_error_body(exc), status_code=status, media_type="application/json", headers=exc.headers or None
     )
+
+
+def handle_gateway_error(request: Request, exc: GatewayError) -> Response[bytes]:
+    """Litestar exception handler for GatewayError raised outside the pipeline."""
+    return render_gateway_error(exc)
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response[bytes]:

@@ -16,6 +16,7 @@ from gateway.providers.base import (
     TokenUsage,
     UpstreamRequest,
 )
+from gateway.providers.openai_shapes import scrub_secret
 from gateway.providers.retry_after import retry_after_seconds
 from gateway.providers.sse import SSEParser
 from schemas.chat import JsonObject
@@ -241,8 +242,13 @@ class OpenAICompatible:
     def error(
         self, status: int, content: bytes, headers: Mapping[str, str], target: ProviderTarget
     ) -> ProviderError:
-        """OpenAI-style error body → ProviderError."""
-        return provider_error_from_body(target.name, status, content, headers)
+        """OpenAI-style error body → ProviderError, with the target's credential scrubbed from the message."""
+        error = provider_error_from_body(target.name, status, content, headers)
+        scrubbed = scrub_secret(error.message, target)
+        if scrubbed != error.message:
+            error.message = scrubbed
+            error.args = (scrubbed,)
+        return error
 
     def embeddings_request(self, body: JsonObject, target: ProviderTarget) -> UpstreamRequest:
         """Build the upstream embeddings request."""

@@ -219,13 +219,18 @@ class RouteResolver:
 
 
 def bind_model(node: Node, model: str | None) -> Node:
-    """Give every leaf without a configured model the request's model; a 400 when there is none."""
+    """Give every leaf without a configured model the request's model; a 400 when there is none.
+
+    A `provider/model` request model loses its prefix on leaves of that provider (`oai/gpt-4o` → `gpt-4o`).
+    """
     if isinstance(node, Leaf):
         if node.target.model:
             return node
         if not model:
             raise bad(node.path or "model", "no model: the request has none and the target sets none")
-        return msgspec.structs.replace(node, target=msgspec.structs.replace(node.target, model=model))
+        prefix = node.target.name + "/"
+        bound = model[len(prefix):] if model.startswith(prefix) and len(model) > len(prefix) else model
+        return msgspec.structs.replace(node, target=msgspec.structs.replace(node.target, model=bound))
     children = tuple(bind_model(child, model) for child in node.children)
     if all(new is old for new, old in zip(children, node.children, strict=True)):
         return node
