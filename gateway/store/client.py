@@ -14,21 +14,10 @@ import msgspec
 from clickhouse_connect.driver.client import Client
 
 from gateway.store.migrations import MigrationSettings, apply_migrations
+from schemas.settings import StoreSettings
 
-
-class StoreConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Where logs are stored and how the durable writer batches them."""
-
-    dsn: str = "chdb://./.portcullis/clickhouse"
-    database: str = "portcullis"
-    spool_dir: str = "./.portcullis/spool"
-    body_ttl_days: int = 30
-    row_ttl_days: int = 400
-    flush_interval_ms: int = 1000
-    batch_rows: int = 5000
-    fsync_window_ms: int = 10
-    spool_max_bytes: int = 1 << 30
-    cluster: str | None = None
+# The store's config is the `store:` section of the server config file (one definition, in schemas).
+StoreConfig = StoreSettings
 
 
 class ParsedDsn(msgspec.Struct, kw_only=True, frozen=True):

@@ -222,7 +222,7 @@ class LogWriter:
         backoff = BACKOFF_MIN_S
         while not self._must_quit():
             segment = self._next_segment()
-            if segment is None:
+            if segment is None or self._must_quit():
                 return
             try:
                 self._flusher.flush(segment, self._spool.load(segment))

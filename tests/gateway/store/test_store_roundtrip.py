@@ -54,6 +54,9 @@ def test_store_request_row_round_trip(store: Store, store_config: StoreConfig) -
                  "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
                  "cost_nano_usd", "price_known", "request_body", "response_body", "http_status", "status"):
         assert row[name] == getattr(record, name), name
+    found = store.query("SELECT request_id FROM requests WHERE hasToken(request_body, {word:String})",
+                        {"word": "hello"})
+    assert found == [(record.request_id,)]
 
 
 def test_store_guardrail_span_audit_round_trip(store: Store, store_config: StoreConfig) -> None:
