@@ -35,6 +35,7 @@ def create_app(settings: PortcullisSettings, *, environ: Mapping[str, str] | Non
         models.models,
         health.healthz,
         health.readyz,
+        health.prometheus_metrics,
     ]
     return Litestar(
         route_handlers=handlers,

@@ -89,11 +89,11 @@ async def complete(services: Services, ctx: RequestContext, plan: Any, body: Jso
     if lookup is not None and lookup.body is not None:
         ctx.response_body = lookup.body
         return lookup.body
-    tracing = services.tracing
+    telemetry = services.telemetry
 
     async def attempt(leaf: Any, leaf_body: JsonObject, timeout_s: float) -> ChatResult:
         provider = services.providers[leaf.target.adapter]
-        span = tracing.begin_attempt(ctx, leaf, provider, leaf_body, stream=False) if tracing else None
+        span = telemetry.begin_attempt(ctx, leaf, provider, leaf_body, stream=False) if telemetry else None
         try:
             response = await _send(services, ctx, provider, leaf, leaf_body, stream=False, timeout_s=timeout_s)
             try:
@@ -107,10 +107,10 @@ async def complete(services: Services, ctx: RequestContext, plan: Any, body: Jso
             result = provider.chat_response(content, leaf.target)
         except (GatewayError, asyncio.CancelledError) as exc:
             if span is not None:
-                tracing.end_attempt(span, error=exc)
+                telemetry.end_attempt(span, error=exc)
             raise
         if span is not None:
-            tracing.end_attempt(span, result=result)
+            telemetry.end_attempt(span, result=result)
         return result
 
     result, leaf = await services.router.execute(
@@ -137,16 +137,16 @@ async def open_stream(services: Services, ctx: RequestContext, plan: Any, body: 
         chunks = completion_to_sse_chunks(lookup.body, include_usage=wants_usage(chat))
         return OpenedStream(response=None, decoder=None, leaf=None, provider=None, span=None, cached=chunks)
     ctx.cache_lookup = lookup
-    tracing = services.tracing
+    telemetry = services.telemetry
 
     async def attempt(leaf: Any, leaf_body: JsonObject, timeout_s: float) -> OpenedStream:
         provider = services.providers[leaf.target.adapter]
-        span = tracing.begin_attempt(ctx, leaf, provider, leaf_body, stream=True) if tracing else None
+        span = telemetry.begin_attempt(ctx, leaf, provider, leaf_body, stream=True) if telemetry else None
         try:
             response = await _send(services, ctx, provider, leaf, leaf_body, stream=True, timeout_s=timeout_s)
         except (GatewayError, asyncio.CancelledError) as exc:
             if span is not None:
-                tracing.end_attempt(span, error=exc)
+                telemetry.end_attempt(span, error=exc)
             raise
         decoder = provider.chat_stream(leaf.target, include_usage=wants_usage(chat))
         return OpenedStream(response=response, decoder=decoder, leaf=leaf, provider=provider, span=span)
@@ -165,10 +165,13 @@ def cache_lookup(services: Services, ctx: RequestContext, plan: Any, body: JsonO
     if services.cache is None or leaf.cache is None:
         return None
     refresh = bool(headers.get("x-portcullis-cache-force-refresh") or headers.get("x-portkey-cache-force-refresh"))
+    started = time.perf_counter_ns()
     lookup: CacheLookup = services.cache.lookup(
         leaf.apply_overrides(body), leaf.cache, namespace=ctx.team, force_refresh=refresh
     )
     ctx.cache_status = lookup.status
+    if services.telemetry is not None:
+        services.telemetry.record_cache(ctx, lookup.status, started)
     return lookup
 
 

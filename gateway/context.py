@@ -43,6 +43,7 @@ class RequestContext:
         "request_body",
         "request_id",
         "response_body",
+        "secrets",
         "server_span",
         "start_ns",
         "started_at",
@@ -52,6 +53,7 @@ class RequestContext:
         "target_path",
         "team",
         "trace_id",
+        "traceparent",
         "ttft_ns",
         "usage",
         "user_agent",
@@ -60,6 +62,7 @@ class RequestContext:
     def __init__(self, *, endpoint: str) -> None:
         self.request_id = uuid.uuid4().hex
         self.trace_id = ""
+        self.traceparent = ""
         self.endpoint = endpoint
         self.start_ns = time.perf_counter_ns()
         self.started_at = datetime.now(UTC)
@@ -96,6 +99,7 @@ class RequestContext:
         self.stream_text: list[str] = []
         self.stream_id = ""
         self.server_span: Any = None
+        self.secrets: tuple[str, ...] = ()  # credentials this caller presented: scrubbed from every sink
         self.user_agent = ""
         self.client_ip = ""
 

@@ -88,15 +88,12 @@ def plan_input_items(plan: Any) -> tuple[Any, ...]:
 
 def record_outcome(services: Services, ctx: RequestContext, outcome: ChainOutcome) -> None:
     """Rows, spans and metrics for every check; the request's guardrail summary."""
-    tracing = services.tracing
-    metrics = services.metrics
+    telemetry = services.telemetry
     label = "passed"
     for result in outcome.results:
         ctx.guardrail_rows.append(_row(ctx, result))
-        if tracing is not None and ctx.server_span is not None:
-            tracing.record_guardrail(ctx, result)
-        if metrics is not None:
-            metrics.record_guardrail(result)
+        if telemetry is not None:
+            telemetry.record_guardrail(ctx, result)
         if result.verdict != "passed":
             ctx.guardrail_failed.append(result.check_id)
         taken = {"deny": "denied", "redact": "redacted", "flag": "flagged"}.get(result.action_taken)

@@ -20,6 +20,11 @@ from gateway.services import Services
 from gateway.settings import SecretResolver, SettingsError, check_provider_secrets
 from gateway.store.client import Store
 from gateway.store.writer import LogWriter
+from gateway.telemetry.metrics import build_metrics
+from gateway.telemetry.redact import Redactor
+from gateway.telemetry.request_spans import RequestTelemetry
+from gateway.telemetry.semconv import content_capture_enabled
+from gateway.telemetry.tracing import build_tracing
 from gateway.transport import Transport
 from schemas.settings import PortcullisSettings
 
@@ -38,6 +43,15 @@ def server_secret(settings: PortcullisSettings, secrets: SecretResolver) -> byte
     """The server secret (HMAC of keys, PII pseudonyms, UI sessions); a random per-process one when unset."""
     value = secrets.require(settings.secret, field="$.secret")
     return value.encode() if value else os.urandom(32)
+
+
+def known_secrets(settings: PortcullisSettings, secrets: SecretResolver) -> list[str]:
+    """Every credential the operator configured: scrubbed from every sink by the one redactor."""
+    values = [secrets(settings.secret), secrets(settings.admin_token)]
+    for provider in settings.providers.values():
+        values.append(secrets(provider.api_key))
+        values.extend(secrets(value) for value in provider.headers.values())
+    return [value for value in values if value and len(value) >= 6]
 
 
 def preflight(settings: PortcullisSettings, environ: Mapping[str, str] | None = None) -> None:
@@ -87,5 +101,13 @@ async def build_services(
         writer.start()
         stack.push_async_callback(anyio.to_thread.run_sync, writer.stop)
         services.store, services.writer = store, writer
+        redactor = Redactor(known_secrets(settings, secrets))
+        services.redactor = redactor
+        tracing = build_tracing(settings.telemetry, submit_span_row=writer.submit, environ=env, scrub=redactor.scrub)
+        metrics = build_metrics(settings.telemetry, env, writer_stats=writer.stats, tracing_stats=tracing.stats)
+        stack.push_async_callback(anyio.to_thread.run_sync, metrics.shutdown)
+        stack.push_async_callback(anyio.to_thread.run_sync, tracing.shutdown)
+        capture = content_capture_enabled(env, settings.telemetry.capture_message_content)
+        services.telemetry = RequestTelemetry(tracing, metrics, capture_content=capture, redactor=redactor)
         services.ready = True
         yield services

@@ -49,8 +49,8 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
         headers["x-portcullis-target"] = ctx.target_path or "(root)"
     if ctx.extra_headers:
         headers.update(ctx.extra_headers)
-    if ctx.server_span is not None:
-        headers["traceparent"] = ctx.server_span.traceparent
+    if ctx.traceparent:
+        headers["traceparent"] = ctx.traceparent
     return headers
 
 
@@ -104,9 +104,9 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
     headers = request.headers
     ctx.user_agent = headers.get("user-agent", "")
     ctx.client_ip = request.client.host if request.client else ""
-    tracing = services.tracing
-    if tracing is not None:
-        ctx.server_span = tracing.begin_request(ctx, headers, request.method, request.url.path)
+    telemetry = services.telemetry
+    if telemetry is not None:
+        ctx.server_span = telemetry.begin_request(ctx, headers, request.method, request.url.path)
     try:
         if body is None:
             raw = await request.body()
@@ -133,6 +133,7 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
         ctx.config_id = plan.config_id
         ctx.portkey_mode = plan.portkey_form
         ctx.provider_key = provider_key(headers)
+        ctx.secrets = presented_secrets(headers)
         leaf_policy = next((leaf.log_policy for leaf in plan.leaves() if leaf.log_policy), None)
         ctx.log_policy = leaf_policy or tenant.log_policy or settings.logging.default
         body = await guarding.input_request(services, ctx, plan, body)
@@ -179,6 +180,18 @@ def provider_key(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() == "bearer" and value and not value.startswith("pc-"):
         return value
     return None
+
+
+def presented_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """Credentials in this request's headers (bearer, x-api-key, provider key) to scrub from every sink."""
+    values = []
+    for name in ("authorization", "x-api-key", "x-portcullis-provider-key", "api-key", "x-goog-api-key"):
+        value = headers.get(name)
+        if value:
+            token = value.partition(" ")[2] if name == "authorization" else value
+            if len(token.strip()) >= 6:
+                values.append(token.strip())
+    return tuple(values)
 
 
 def check_model_allowed(tenant: Tenant, model: str) -> None:

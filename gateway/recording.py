@@ -6,16 +6,16 @@ import logging
 
 from gateway.context import RequestContext
 from gateway.services import Services
-from gateway.telemetry.log_builder import build_request_log
+from gateway.telemetry.log_builder import build_request_log, error_type, request_status
 
 log = logging.getLogger("portcullis")
 
 
-def _body_text(services: Services, raw: bytes | str, limit: int) -> str:
+def _body_text(services: Services, ctx: RequestContext, raw: bytes | str, limit: int) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     redactor = services.redactor
     if redactor is not None:
-        text = redactor.redact_json_text(text)
+        text = redactor.redact_json_text(text, ctx.secrets)
         return redactor.truncate(text, limit)
     return text[:limit]
 
@@ -38,10 +38,9 @@ def _record(services: Services, ctx: RequestContext) -> None:
         adapter = services.providers.get(provider.adapter) if provider else None
         otel_name = adapter.otel_name if adapter else ctx.provider
         cost, known = services.prices.cost(otel_name, ctx.model_served or ctx.model_requested, ctx.usage)
-    if services.tracing is not None and ctx.server_span is not None:
-        services.tracing.end_request(ctx, cost_nano_usd=cost)
-    if services.metrics is not None:
-        services.metrics.record_request(ctx, cost_nano_usd=cost)
+    if services.telemetry is not None:
+        services.telemetry.end_request(ctx, status=request_status(ctx), error_type=error_type(ctx),
+                                       cost_nano_usd=cost)
     if services.writer is None or ctx.log_policy == "off":
         return
     limit = services.settings.logging.max_body_bytes
@@ -49,8 +48,8 @@ def _record(services: Services, ctx: RequestContext) -> None:
     response_raw: bytes | str = ctx.response_body or "".join(ctx.stream_text)
     row = build_request_log(
         ctx,
-        request_body=_body_text(services, ctx.request_body, limit) if full else "",
-        response_body=_body_text(services, response_raw, limit) if full else "",
+        request_body=_body_text(services, ctx, ctx.request_body, limit) if full else "",
+        response_body=_body_text(services, ctx, response_raw, limit) if full else "",
         cost_nano_usd=cost,
         price_known=known,
     )

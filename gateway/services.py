@@ -23,8 +23,7 @@ class Services:
     transport: Transport
     resolver: Any
     router: Any
-    tracing: Any = None
-    metrics: Any = None
+    telemetry: Any = None
     writer: Any = None
     store: Any = None
     prices: Any = None

@@ -115,6 +115,6 @@ async def relay_stream(
     finally:
         if opened.response is not None:
             await opened.response.close()
-        if opened.span is not None and services.tracing is not None:
-            services.tracing.end_attempt(opened.span, stream_ctx=ctx, error=None if ended_normally else ctx.error)
+        if opened.span is not None and services.telemetry is not None:
+            services.telemetry.end_attempt(opened.span, stream_ctx=ctx, error=None if ended_normally else ctx.error)
         finish_request(services, ctx)

@@ -7,7 +7,7 @@ from gateway.errors import GatewayError
 from schemas.log import RequestLog
 
 
-def _status(ctx: RequestContext) -> str:
+def request_status(ctx: RequestContext) -> str:
     if ctx.error is None:
         return "ok"
     kind = getattr(ctx.error, "type", "")
@@ -18,7 +18,7 @@ def _status(ctx: RequestContext) -> str:
     return "error"
 
 
-def _error_type(ctx: RequestContext) -> str:
+def error_type(ctx: RequestContext) -> str:
     error = ctx.error
     if error is None:
         return ""
@@ -51,8 +51,8 @@ def build_request_log(
         ttft_ms=ctx.ttft_ns / 1e6 if ctx.ttft_ns is not None else None,
         endpoint=ctx.endpoint,
         http_status=ctx.http_status,
-        status=_status(ctx),
-        error_type=_error_type(ctx),
+        status=request_status(ctx),
+        error_type=error_type(ctx),
         error_message=message[:2000],
         key_id=ctx.key_id,
         key_name=ctx.key_name,
