@@ -62,6 +62,25 @@ def _config_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    import yaml
+
+    from ui import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        print(f"portcullis: {exc}", file=sys.stderr)
+        return 2
+    entry = {"password_hash": password_hash, "role": args.role, "teams": list(args.teams)}
+    print("# add under `ui: users:` in portcullis.yaml")
+    print(yaml.safe_dump({args.username: entry}, sort_keys=False).rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree (also used by `portcullis --help`)."""
     parser = argparse.ArgumentParser(
@@ -95,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply the ClickHouse schema migrations and exit")
     migrate.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
     migrate.set_defaults(run=_migrate)
+
+    from gateway.keys.cli import add_arguments as add_keys_arguments
+
+    add_keys_arguments(commands)
+
+    users = commands.add_parser("users", help="UI users")
+    users_commands = users.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
+    add_user = users_commands.add_parser("add", help="hash a password (argon2id) and print the config entry")
+    add_user.add_argument("username")
+    add_user.add_argument("--role", choices=("admin", "auditor"), default="auditor")
+    add_user.add_argument("--teams", nargs="*", default=[], help="teams an auditor may see (default: all)")
+    add_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add_user.set_defaults(run=_users_add)
 
     config = commands.add_parser("config", help="config file tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)

@@ -11,6 +11,7 @@ import anyio
 
 from gateway.errors import ConfigError
 from gateway.guarding import GuardrailService
+from gateway.keys.lifespan import start_keys_and_limits
 from gateway.pricing import PriceBook
 from gateway.providers.registry import discover
 from gateway.routing.cache import ResponseCache
@@ -18,7 +19,7 @@ from gateway.routing.resolve import RouteResolver
 from gateway.routing.router import Router
 from gateway.services import Services
 from gateway.settings import SecretResolver, SettingsError, check_provider_secrets
-from gateway.store.client import Store
+from gateway.store.reconnecting import ReconnectingStore
 from gateway.store.writer import LogWriter
 from gateway.telemetry.metrics import build_metrics
 from gateway.telemetry.redact import Redactor
@@ -94,9 +95,9 @@ async def build_services(
         stack.callback(guardrails.close)
         services.guardrails = guardrails
         services.prices = PriceBook()
-        store = await Store.connect_async(settings.store)
+        store = ReconnectingStore(settings.store)
         stack.callback(store.close)
-        await anyio.to_thread.run_sync(store.migrate)
+        await anyio.to_thread.run_sync(store.connect_now)
         writer = LogWriter.from_config(store, settings.store)
         writer.start()
         stack.push_async_callback(anyio.to_thread.run_sync, writer.stop)
@@ -109,5 +110,10 @@ async def build_services(
         stack.push_async_callback(anyio.to_thread.run_sync, tracing.shutdown)
         capture = content_capture_enabled(env, settings.telemetry.capture_message_content)
         services.telemetry = RequestTelemetry(tracing, metrics, capture_content=capture, redactor=redactor)
+
+        def budget_alert(scope: str, owner: str, threshold: float, spent_usd: float, budget_usd: float) -> None:
+            metrics.record_budget_alert(team=owner if scope == "team" else scope, level=f"{threshold:.0%}")
+
+        await start_keys_and_limits(stack, services, on_alert=budget_alert)
         services.ready = True
         yield services

@@ -38,6 +38,8 @@ def _record(services: Services, ctx: RequestContext) -> None:
         adapter = services.providers.get(provider.adapter) if provider else None
         otel_name = adapter.otel_name if adapter else ctx.provider
         cost, known = services.prices.cost(otel_name, ctx.model_served or ctx.model_requested, ctx.usage)
+    if services.limits is not None:
+        services.limits.settle(ctx, cost)
     if services.telemetry is not None:
         services.telemetry.end_request(ctx, status=request_status(ctx), error_type=error_type(ctx),
                                        cost_nano_usd=cost)
