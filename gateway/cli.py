@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from gateway.settings import SettingsError, load_settings
+
+_DEFAULT_CONFIG = os.environ.get("PORTCULLIS_CONFIG", "portcullis.yaml")
+_CONFIG_HELP = "path to portcullis.yaml (default: $PORTCULLIS_CONFIG, else ./portcullis.yaml)"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -34,6 +38,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from gateway.lifespan import resolved_store_settings
+    from gateway.settings import SecretResolver
     from gateway.store.client import Store
 
     try:
@@ -41,7 +47,7 @@ def _migrate(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"portcullis: {exc}", file=sys.stderr)
         return 2
-    store = Store.connect(settings.store)
+    store = Store.connect(resolved_store_settings(settings, SecretResolver()))
     try:
         applied = store.migrate()
     finally:
@@ -90,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway (API + UI) from a config file")
-    serve.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
+    serve.add_argument("--config", "-c", default=_DEFAULT_CONFIG, help=_CONFIG_HELP)
     serve.add_argument("--host", default=None, help="bind address (default: server.host from the config)")
     serve.add_argument("--port", type=int, default=None, help="bind port (default: server.port from the config)")
     serve.add_argument("--log-level", default="info", help="log level (debug, info, warning, error)")
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=_simulate)
 
     migrate = commands.add_parser("migrate", help="apply the ClickHouse schema migrations and exit")
-    migrate.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
+    migrate.add_argument("--config", "-c", default=_DEFAULT_CONFIG, help=_CONFIG_HELP)
     migrate.set_defaults(run=_migrate)
 
     from gateway.keys.cli import add_arguments as add_keys_arguments

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
+import msgspec
 
 from gateway.errors import ConfigError
 from gateway.guarding import GuardrailService
@@ -27,7 +28,7 @@ from gateway.telemetry.request_spans import RequestTelemetry
 from gateway.telemetry.semconv import content_capture_enabled
 from gateway.telemetry.tracing import build_tracing
 from gateway.transport import Transport
-from schemas.settings import PortcullisSettings
+from schemas.settings import PortcullisSettings, StoreSettings
 
 
 def check_adapters(settings: PortcullisSettings, known: set[str]) -> None:
@@ -44,6 +45,12 @@ def server_secret(settings: PortcullisSettings, secrets: SecretResolver) -> byte
     """The server secret (HMAC of keys, PII pseudonyms, UI sessions); a random per-process one when unset."""
     value = secrets.require(settings.secret, field="$.secret")
     return value.encode() if value else os.urandom(32)
+
+
+def resolved_store_settings(settings: PortcullisSettings, secrets: SecretResolver) -> StoreSettings:
+    """The store section with an `env:` DSN resolved (a ClickHouse password then stays out of the file)."""
+    dsn = secrets.require(settings.store.dsn, field="$.store.dsn") or settings.store.dsn
+    return msgspec.structs.replace(settings.store, dsn=dsn)
 
 
 def known_secrets(settings: PortcullisSettings, secrets: SecretResolver) -> list[str]:
@@ -95,7 +102,7 @@ async def build_services(
         stack.callback(guardrails.close)
         services.guardrails = guardrails
         services.prices = PriceBook()
-        store = ReconnectingStore(settings.store)
+        store = ReconnectingStore(resolved_store_settings(settings, secrets))
         stack.callback(store.close)
         await anyio.to_thread.run_sync(store.connect_now)
         writer = LogWriter.from_config(store, settings.store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -42,5 +43,9 @@ def run_gateway(settings: PortcullisSettings, *, host: str | None = None, port: 
         print(f"portcullis: {exc}", file=sys.stderr)
         return 2
     server = uvicorn.Server(uvicorn_config(settings, host=host, port=port, log_level=log_level))
+    # uvicorn re-raises the signal that stopped it once shutdown is complete; a graceful stop (drained
+    # requests, flushed spool) is a clean exit for us, so the re-raised SIGTERM/SIGINT only lands here.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
     server.run()
     return 0 if server.started else 1

@@ -28,7 +28,8 @@ ADMIN_TOKEN_ENV = "PORTCULLIS_ADMIN_TOKEN"
 def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
     """Add `keys` (with create, list, revoke) to the top-level command parser."""
     keys = subparsers.add_parser("keys", help="create, list and revoke virtual keys")
-    keys.add_argument("--config", "-c", default="portcullis.yaml", help="path to portcullis.yaml")
+    keys.add_argument("--config", "-c", default=os.environ.get("PORTCULLIS_CONFIG", "portcullis.yaml"),
+                      help="path to portcullis.yaml (env PORTCULLIS_CONFIG)")
     keys.add_argument("--url", default=None, help="gateway URL (default http://127.0.0.1:<server.port>)")
     keys.add_argument("--direct", action="store_true", help="write to ClickHouse directly (http(s) DSN only)")
     commands = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
