@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import httpx
 from gateway.server import run_gateway
 from gateway.settings import parse_settings
 from schemas.settings import PortcullisSettings
+from ui import hash_password
 
 _DEMO_CONFIG = """
 providers:
@@ -33,19 +35,45 @@ configs:
       - provider: sim-openai
       - provider: sim-anthropic
         override_params: {{model: claude-3-5-haiku-latest}}
+  pc-demo-strict:
+    provider: sim-openai
+    input_guardrails:
+      - {{id: regex, action: deny, params: {{patterns: ["(?i)ignore (all|previous) instructions"]}}}}
+guardrails:
+  input:
+    - {{id: pii, action: redact}}
+  output:
+    - {{id: pii, action: flag}}
 server:
   host: 127.0.0.1
   port: {port}
 store:
   dsn: chdb://{data}/clickhouse
   spool_dir: {data}/spool
+secret: {secret}
+ui:
+  users:
+    admin: {{password_hash: "{admin_hash}", role: admin}}
+    auditor: {{password_hash: "{auditor_hash}", role: auditor, teams: [support]}}
 """
+DEMO_PASSWORD = "portcullis-demo"
+
+
+def demo_secret(data_dir: Path) -> str:
+    """A server secret kept in the data folder (0600) so sessions and key HMACs survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def demo_settings(data_dir: str, port: int, simulator_port: int) -> PortcullisSettings:
     """The demo's settings: two simulated providers, one named fallback config, the embedded store."""
-    data = str(Path(data_dir).resolve())
-    text = _DEMO_CONFIG.format(sim=simulator_port, port=port, data=data)
+    data = Path(data_dir).resolve()
+    text = _DEMO_CONFIG.format(sim=simulator_port, port=port, data=data, secret=demo_secret(data),
+                               admin_hash=hash_password(DEMO_PASSWORD), auditor_hash=hash_password(DEMO_PASSWORD))
     return parse_settings(text, source="demo config")
 
 
@@ -54,7 +82,7 @@ def _banner(port: int, data_dir: str) -> str:
     return f"""
 Portcullis demo is starting.
   API base URL : {base}/v1
-  Trace UI     : {base}/ui
+  Trace UI     : {base}/ui   (log in as admin / {DEMO_PASSWORD}, or auditor / {DEMO_PASSWORD}: team support only)
   Data         : {Path(data_dir).resolve()} (embedded ClickHouse + spool)
 
 Try it:

@@ -32,6 +32,7 @@ def send_demo_traffic(base_url: str, *, requests: int = 40, seed: int = 7) -> in
             }
             if index % 5 == 0:
                 headers["x-portcullis-config"] = "pc-demo-fallback"
+                body["model"] = "gpt-4o-mini"
             if index % 3 == 0:
                 body["stream"] = True
             try:
