@@ -9,7 +9,7 @@ import msgspec
 from gateway.errors import ProviderStreamError
 from gateway.providers.base import StreamEvent, TokenUsage
 from gateway.providers.openai_shapes import DONE_FRAME, ChunkWriter
-from gateway.providers.sse import SSEParser
+from gateway.providers.sse import SSEStreamDecoder
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -37,45 +37,24 @@ def anthropic_usage(raw: Any) -> TokenUsage:
     )
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(SSEStreamDecoder):
     """message_start → role chunk, blocks → deltas, message_delta → finish chunk, message_stop → [DONE]."""
 
-    __slots__ = (
-        "_finish",
-        "_include_usage",
-        "_parser",
-        "_provider",
-        "_raw_usage",
-        "_stopped",
-        "_tool_index",
-        "_writer",
-    )
+    __slots__ = ("_finish", "_raw_usage", "_stopped", "_tool_index", "_writer")
 
     def __init__(self, provider: str, *, include_usage: bool) -> None:
-        self._parser = SSEParser()
-        self._provider = provider
-        self._include_usage = include_usage
+        super().__init__(provider, include_usage=include_usage)
         self._writer = ChunkWriter()
         self._tool_index: dict[int, int] = {}  # Anthropic block index → OpenAI tool_calls index
         self._raw_usage: dict[str, Any] = {}
         self._finish: str | None = None
         self._stopped = False
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Translate the events completed by these bytes."""
-        events: list[StreamEvent] = []
-        for message in self._parser.feed(chunk):
-            events.extend(self._translate(message.data))
-        return events
-
-    def close(self) -> list[StreamEvent]:
-        """The body ended: flush; a stream cut before message_stop is an error, not a normal end."""
-        events: list[StreamEvent] = []
-        for message in self._parser.close():
-            events.extend(self._translate(message.data))
+    def _end(self) -> list[StreamEvent]:
+        """A stream cut before message_stop is an error, not a normal end."""
         if not self._stopped:
             raise ProviderStreamError(f"{self._provider} stream ended before message_stop", provider=self._provider)
-        return events
+        return []
 
     def _translate(self, data: bytes) -> list[StreamEvent]:
         try:

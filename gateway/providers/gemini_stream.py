@@ -11,7 +11,7 @@ import msgspec
 from gateway.errors import ProviderStreamError
 from gateway.providers.base import StreamEvent, TokenUsage
 from gateway.providers.openai_shapes import DONE_FRAME, ChunkWriter
-from gateway.providers.sse import SSEParser
+from gateway.providers.sse import SSEStreamDecoder
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -75,42 +75,22 @@ def tool_call(call: dict[str, Any], fallback_id: str) -> dict[str, Any]:
     }
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(SSEStreamDecoder):
     """Each SSE event is a partial GenerateContentResponse; text and function calls become OpenAI deltas."""
 
-    __slots__ = (
-        "_finished",
-        "_include_usage",
-        "_parser",
-        "_provider",
-        "_started",
-        "_tool_counts",
-        "_usage",
-        "_writer",
-    )
+    __slots__ = ("_finished", "_started", "_tool_counts", "_usage", "_writer")
 
     def __init__(self, provider: str, *, include_usage: bool) -> None:
-        self._parser = SSEParser()
-        self._provider = provider
-        self._include_usage = include_usage
+        super().__init__(provider, include_usage=include_usage)
         self._writer = ChunkWriter()
         self._started = False
         self._finished = False
         self._tool_counts: dict[int, int] = {}  # candidate index → tool calls emitted so far
         self._usage: TokenUsage | None = None
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Translate the events completed by these bytes."""
+    def _end(self) -> list[StreamEvent]:
+        """Usage chunk (if asked) and [DONE]; a stream without a finishReason is an error."""
         events: list[StreamEvent] = []
-        for message in self._parser.feed(chunk):
-            events.extend(self._translate(message.data))
-        return events
-
-    def close(self) -> list[StreamEvent]:
-        """The body ended: usage chunk (if asked) and [DONE]; a stream without a finishReason is an error."""
-        events: list[StreamEvent] = []
-        for message in self._parser.close():
-            events.extend(self._translate(message.data))
         if not self._finished:
             raise ProviderStreamError(f"{self._provider} stream ended without a finishReason", provider=self._provider)
         if self._usage is not None:

@@ -18,7 +18,7 @@ from gateway.providers.base import (
 )
 from gateway.providers.openai_shapes import scrub_secret
 from gateway.providers.retry_after import retry_after_seconds
-from gateway.providers.sse import SSEParser
+from gateway.providers.sse import SSEStreamDecoder
 from schemas.chat import JsonObject
 
 
@@ -115,23 +115,13 @@ def provider_error_from_body(
     )
 
 
-class OpenAIStreamDecoder:
+class OpenAIStreamDecoder(SSEStreamDecoder):
     """Relays OpenAI SSE chunks unchanged while reading text, usage and finish reasons from them."""
 
-    __slots__ = ("_include_usage", "_parser", "_provider")
+    __slots__ = ()
 
-    def __init__(self, provider: str, *, include_usage: bool) -> None:
-        self._parser = SSEParser()
-        self._provider = provider
-        self._include_usage = include_usage
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Decode upstream bytes into events (raises ProviderStreamError on bad or error chunks)."""
-        return [self._event(message.data) for message in self._parser.feed(chunk)]
-
-    def close(self) -> list[StreamEvent]:
-        """Flush whatever the upstream left unterminated."""
-        return [self._event(message.data) for message in self._parser.close()]
+    def _translate(self, data: bytes) -> list[StreamEvent]:
+        return [self._event(data)]
 
     def _event(self, data: bytes) -> StreamEvent:
         if data == b"[DONE]":

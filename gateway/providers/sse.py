@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from gateway.providers.base import StreamEvent
+
 
 class SSEMessage(msgspec.Struct, kw_only=True):
     """One SSE event: its name (default "message") and its joined data lines."""
@@ -65,3 +67,36 @@ class SSEParser:
     def pending(self) -> bool:
         """True when bytes of an unfinished event are buffered."""
         return bool(self._buffer or self._data)
+
+
+class SSEStreamDecoder:
+    """Base of the stream decoders: SSE framing here; each provider translates one event's data in `_translate`
+    and says in `_end` what a finished (or cut) stream adds."""
+
+    __slots__ = ("_include_usage", "_parser", "_provider")
+
+    def __init__(self, provider: str, *, include_usage: bool) -> None:
+        self._parser = SSEParser()
+        self._provider = provider
+        self._include_usage = include_usage
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """Translate the events completed by these bytes."""
+        events: list[StreamEvent] = []
+        for message in self._parser.feed(chunk):
+            events.extend(self._translate(message.data))
+        return events
+
+    def close(self) -> list[StreamEvent]:
+        """The upstream body ended: flush the last event, then the provider's end-of-stream events."""
+        events: list[StreamEvent] = []
+        for message in self._parser.close():
+            events.extend(self._translate(message.data))
+        events.extend(self._end())
+        return events
+
+    def _translate(self, data: bytes) -> list[StreamEvent]:
+        raise NotImplementedError
+
+    def _end(self) -> list[StreamEvent]:
+        return []
