@@ -132,7 +132,8 @@ def _row(ctx: RequestContext, result: Any) -> GuardrailRow:
     )
 
 
-def _context(ctx: RequestContext, stage: Stage) -> CheckContext:
+def check_context(ctx: RequestContext, stage: Stage) -> CheckContext:
+    """What checks may know of the request: stage, requested model, caller metadata (same for every path)."""
     return CheckContext(stage=stage, model=ctx.model_requested, metadata=ctx.metadata)
 
 
@@ -144,13 +145,18 @@ async def input_request(services: Services, ctx: RequestContext, plan: Any, body
     chain = service.chain("input", ctx.team, plan_input_items(plan))
     if chain is None:
         return body
-    outcome = await service.runner.run("input", chain, body, _context(ctx, "input"))
+    outcome = await service.runner.run("input", chain, body, check_context(ctx, "input"))
     ctx.input_outcome = outcome
     record_outcome(services, ctx, outcome)
     if outcome.denied:
+        if outcome.log_body is not None:  # the log shows what was blocked, never the secret that blocked it
+            ctx.request_body = _encoder.encode(outcome.log_body)
         names = ", ".join(outcome.denied_by)
         raise GuardrailDenied(f"the request was blocked by input guardrails: {names}", failed_checks=outcome.denied_by)
-    return outcome.body if outcome.body is not None else body
+    if outcome.body is None:
+        return body
+    ctx.request_body = _encoder.encode(outcome.body)  # the log keeps what the provider got, never the original
+    return outcome.body
 
 
 def output_chain(services: Services, ctx: RequestContext, leaf: Any) -> CompiledChain | None:
@@ -183,7 +189,7 @@ async def output_completion(services: Services, ctx: RequestContext, leaf: Any, 
     outcome = None
     if chain is not None:
         service: GuardrailService = services.guardrails
-        outcome = await service.runner.run("output", chain, body, _context(ctx, "output"))
+        outcome = await service.runner.run("output", chain, body, check_context(ctx, "output"))
         ctx.output_outcome = outcome
         record_outcome(services, ctx, outcome)
         if outcome.denied:

@@ -10,11 +10,11 @@ import msgspec
 
 from gateway.context import RequestContext
 from gateway.errors import GuardrailDenied
-from gateway.guarding import GuardrailService, output_chain, record_outcome
+from gateway.guarding import GuardrailService, check_context, output_chain, record_outcome
 from gateway.providers.base import StreamEvent
 from gateway.routing.cache import completion_to_sse_chunks
 from gateway.services import Services
-from schemas.guardrails import CheckContext
+from guardrails.outcome import ChainOutcome
 
 _encoder = msgspec.json.Encoder()
 
@@ -58,7 +58,7 @@ class PostGate(PassThroughGate):
         """Check the assembled answer, record, and send the tail unchanged."""
         service: GuardrailService = self._services.guardrails
         body = assembled_completion(self._ctx, "".join(self._ctx.stream_text))
-        outcome = await service.runner.run("output", self._chain, body, CheckContext(stage="output"))
+        outcome = await service.runner.run("output", self._chain, body, check_context(self._ctx, "output"))
         self._ctx.output_outcome = outcome
         record_outcome(self._services, self._ctx, outcome)
         return data
@@ -82,7 +82,7 @@ class BufferGate:
         service: GuardrailService = self._services.guardrails
         ctx = self._ctx
         body = assembled_completion(ctx, "".join(ctx.stream_text))
-        outcome = await service.runner.run("output", self._chain, body, CheckContext(stage="output"))
+        outcome = await service.runner.run("output", self._chain, body, check_context(ctx, "output"))
         ctx.output_outcome = outcome
         record_outcome(self._services, ctx, outcome)
         if outcome.denied:
@@ -110,7 +110,7 @@ class IncrementalGate:
     def __init__(self, services: Services, ctx: RequestContext, chain: Any) -> None:
         service: GuardrailService = services.guardrails
         self._services, self._ctx = services, ctx
-        self._checker = service.runner.stream_checker(chain, CheckContext(stage="output"))
+        self._checker = service.runner.stream_checker(chain, check_context(ctx, "output"))
         self._pending_tail: list[bytes] = []
 
     def _chunk(self, text: str) -> bytes:
@@ -125,6 +125,13 @@ class IncrementalGate:
         return GuardrailDenied(f"the answer was cut by output guardrails: {', '.join(denied_by)}",
                                failed_checks=denied_by)
 
+    def _record_window_denial(self, decision: Any) -> None:
+        """A window that failed mid-stream is a check run like any other: rows, spans, metrics."""
+        outcome = ChainOutcome(stage="output", denied=True, denied_by=list(decision.denied_by),
+                               results=list(decision.results))
+        self._ctx.output_outcome = outcome
+        record_outcome(self._services, self._ctx, outcome)
+
     async def feed(self, data: bytes, events: list[StreamEvent]) -> bytes:
         """Forward checked text as our own chunks; non-text chunks (role, finish, usage) keep their order."""
         out = b""
@@ -132,6 +139,7 @@ class IncrementalGate:
             if event.text:
                 decision = await self._checker.feed(event.text)
                 if decision.denied:
+                    self._record_window_denial(decision)
                     raise self._deny(decision.denied_by)
                 if decision.release:
                     out += self._chunk(decision.release)

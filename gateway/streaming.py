@@ -12,7 +12,7 @@ from gateway import stream_gates
 from gateway.api.errors import gateway_error_body
 from gateway.attempts import OpenedStream, wants_usage
 from gateway.context import RequestContext
-from gateway.errors import ClientCancelled, GatewayError, ProviderStreamError
+from gateway.errors import ClientCancelled, GatewayError, ProviderError, ProviderStreamError
 from gateway.providers.base import StreamEvent
 from gateway.recording import finish_request
 from gateway.services import Services
@@ -54,7 +54,11 @@ def _remember(services: Services, ctx: RequestContext, opened: OpenedStream) -> 
 
 
 async def _upstream_chunks(opened: OpenedStream, idle_timeout_s: float) -> AsyncIterator[bytes]:
-    """Upstream bytes with an idle timeout between chunks (separate from the total deadline)."""
+    """Upstream bytes with an idle timeout between chunks (separate from the total deadline).
+
+    Once the upstream answered 200 every failure is a stream failure: a cut or reset connection becomes
+    ProviderStreamError (`stream_error`), never a `connect_error` as if the upstream had not been reached.
+    """
     assert opened.response is not None
     iterator = opened.response.chunks().__aiter__()
     name = opened.leaf.target.name
@@ -65,9 +69,24 @@ async def _upstream_chunks(opened: OpenedStream, idle_timeout_s: float) -> Async
         except StopAsyncIteration:
             return
         except TimeoutError:
-            raise ProviderStreamError(f"{name} stream idle for more than {idle_timeout_s:.0f}s",
+            raise ProviderStreamError(f"{name} stream idle for more than {idle_timeout_s:g}s",
                                       provider=name) from None
+        except ProviderStreamError:
+            raise
+        except ProviderError as exc:
+            raise ProviderStreamError(f"{name} stream broke off: {exc.message}", provider=name) from exc
         yield chunk
+
+
+def sse_frames(chunk: bytes) -> list[bytes]:
+    """A read split after each blank-line event boundary, so a bad frame cannot take earlier good ones with it."""
+    if chunk.count(b"\n\n") < 2:
+        return [chunk]
+    pieces = chunk.split(b"\n\n")
+    frames = [piece + b"\n\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        frames.append(pieces[-1])
+    return frames
 
 
 async def relay_stream(
@@ -86,13 +105,20 @@ async def relay_stream(
         gate = stream_gates.stream_gate(services, ctx, opened.leaf, include_usage=wants_usage(chat))
         saw_done = False
         async for chunk in _upstream_chunks(opened, services.settings.server.stream_idle_timeout_s):
-            events = opened.decoder.feed(chunk)
-            saw_done = saw_done or any(e.done for e in events)
-            out = _absorb(ctx, events)
-            if out:
-                out = await gate.feed(out, events)
-                if out:
-                    yield out
+            ready = b""
+            try:
+                for frame in sse_frames(chunk):
+                    events = opened.decoder.feed(frame)
+                    saw_done = saw_done or any(e.done for e in events)
+                    out = _absorb(ctx, events)
+                    if out:
+                        ready += await gate.feed(out, events)
+            except GatewayError:
+                if ready:  # what the upstream sent before the bad frame still reaches the client
+                    yield ready
+                raise
+            if ready:
+                yield ready
         tail = opened.decoder.close()
         saw_done = saw_done or any(e.done for e in tail)
         out = _absorb(ctx, tail)

@@ -33,6 +33,19 @@ def provider_errors(provider: str) -> Iterator[None]:
         raise ProviderUnavailable(f"{provider} connection failed: {type(exc).__name__}", provider=provider) from exc
 
 
+def _aiohttp_leftover(response: httpx.Response) -> bytes:
+    """What aiohttp still buffers when its payload failed: its StreamReader raises the stored error before
+    returning buffered data, so the last bytes of a cut stream would otherwise be lost (pinned aiohttp 3.14)."""
+    stream = getattr(response.stream, "_stream", response.stream)
+    content = getattr(getattr(stream, "_aiohttp_response", None), "content", None)
+    buffer = getattr(content, "_buffer", None)
+    if not buffer:
+        return b""
+    data = b"".join(buffer)
+    buffer.clear()
+    return data
+
+
 class UpstreamResponse:
     """An upstream answer whose body may still be streaming; always close it."""
 
@@ -58,10 +71,17 @@ class UpstreamResponse:
             return await self._response.aread()
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield body bytes as they arrive (no buffering beyond the socket read)."""
+        """Yield body bytes as they arrive (no buffering beyond the socket read); bytes that arrived together
+        with a cut connection are yielded before the error."""
         with provider_errors(self._provider):
-            async for chunk in self._response.aiter_raw():
-                yield chunk
+            try:
+                async for chunk in self._response.aiter_raw():
+                    yield chunk
+            except httpx.HTTPError:
+                leftover = _aiohttp_leftover(self._response)
+                if leftover:
+                    yield leftover
+                raise
 
     async def close(self) -> None:
         """Release the connection; an unfinished body closes it, which aborts the upstream request."""

@@ -19,6 +19,7 @@ class ChainOutcome(msgspec.Struct, kw_only=True):
     denied: bool = False
     denied_by: list[str] = msgspec.field(default_factory=list)  # names of the checks whose failure denied
     body: JsonObject | None = None  # the redacted body, or None when nothing was rewritten
+    log_body: JsonObject | None = None  # when denied: a copy with the findings redacted, for the request log
     results: list[CheckResult] = msgspec.field(default_factory=list)
 
     @property

@@ -199,7 +199,8 @@ class GuardrailRunner:
             params=check.params,
             compiled=check.compiled,
             context=context,
-            redact=check.config.action == "redact",
+            # deny also computes edits so the log can keep a redacted copy of what was blocked
+            redact=check.config.action == "redact" or (check.config.action == "deny" and check.guardrail.can_redact),
             pii_engine=self.pii_engine,
             hash_secret=self._hash_secret,
         )
@@ -252,21 +253,27 @@ class GuardrailRunner:
 def _combine(stage: Stage, body: JsonObject, runs: list[_CheckRun]) -> ChainOutcome:
     results = [run.result for run in runs]
     denied_by = [run.result.name for run in runs if run.result.action_taken == "deny"]
+    rewritten = _apply_edits(body, runs, ("deny", "redact") if denied_by else ("redact",))
     if denied_by:
-        return ChainOutcome(stage=stage, denied=True, denied_by=denied_by, results=results)
-    # Redactions: group every check's edits by segment (chain order = precedence), then rewrite once.
+        return ChainOutcome(stage=stage, denied=True, denied_by=denied_by, results=results, log_body=rewritten)
+    return ChainOutcome(stage=stage, body=rewritten, results=results)
+
+
+def _apply_edits(body: JsonObject, runs: list[_CheckRun], actions: tuple[str, ...]) -> JsonObject | None:
+    """The body with the edits of every run whose action was taken, applied once per segment (chain order =
+    precedence); None when nothing changes."""
     per_segment: dict[tuple[Any, ...], tuple[TextSegment, list[list[TextEdit]]]] = {}
     for run in runs:
-        if run.result.action_taken != "redact" or run.facts is None:
+        if run.result.action_taken not in actions or run.facts is None:
             continue
         for seg_index, edits in sorted(run.facts.edits.items()):
             segment = run.segments[seg_index]
             key = (segment.path, segment.json_path)
             per_segment.setdefault(key, (segment, []))[1].append(edits)
     if not per_segment:
-        return ChainOutcome(stage=stage, results=results)
+        return None
     replacements = [
         (segment, apply_text_edits(segment.text, merge_edits(edit_lists)))
         for segment, edit_lists in per_segment.values()
     ]
-    return ChainOutcome(stage=stage, body=apply_replacements(body, replacements), results=results)
+    return apply_replacements(body, replacements)

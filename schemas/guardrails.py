@@ -119,6 +119,10 @@ def _portkey_json_schema(p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "json_schema", {"schema": p["schema"], "invert": bool(p.get("not", False))}
 
 
+def _portkey_valid_urls(p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "valid_urls", {"only_dns": bool(p.get("onlyDNS", False)), "invert": bool(p.get("not", False))}
+
+
 _PORTKEY_CHECKS: dict[str, Any] = {
     "regexMatch": _portkey_regex_match,
     "regexReplace": _portkey_regex_replace,
@@ -129,6 +133,7 @@ _PORTKEY_CHECKS: dict[str, Any] = {
     "modelWhitelist": _portkey_model_whitelist,
     "requiredMetadataKeys": _portkey_required_metadata,
     "jsonSchema": _portkey_json_schema,
+    "validUrls": _portkey_valid_urls,
 }
 
 

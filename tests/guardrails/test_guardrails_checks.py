@@ -180,7 +180,7 @@ def test_guardrails_native_chain_forms() -> None:
 @pytest.mark.parametrize(
     ("items", "message"),
     [
-        ([{"default.validUrls": {"onlyDNS": True}}], "unsupported Portkey check 'default.validUrls'"),
+        ([{"default.containsCode": {"format": "SQL"}}], "unsupported Portkey check 'default.containsCode'"),
         ([{"portkey.pii": {"redact": True}}], "unsupported Portkey check 'portkey.pii'"),
         ([{"default.regexMatch": {"not": True}}], "missing parameter 'rule'"),
         ({"nope": 1}, "unknown field"),

@@ -68,6 +68,7 @@ def test_guardrails_registry_ids_equal_module_names() -> None:
         "contains",
         "model_allowlist",
         "required_metadata",
+        "valid_urls",
     }
     for check_id, guardrail in guardrails.items():
         assert guardrail.id == check_id
