@@ -25,7 +25,6 @@ from gateway.store.writer import LogWriter
 from gateway.telemetry.metrics import build_metrics
 from gateway.telemetry.redact import Redactor
 from gateway.telemetry.request_spans import RequestTelemetry
-from gateway.telemetry.semconv import content_capture_enabled
 from gateway.telemetry.tracing import build_tracing
 from gateway.transport import Transport
 from schemas.settings import PortcullisSettings, StoreSettings
@@ -115,8 +114,8 @@ async def build_services(
         metrics = build_metrics(settings.telemetry, env, writer_stats=writer.stats, tracing_stats=tracing.stats)
         stack.push_async_callback(anyio.to_thread.run_sync, metrics.shutdown)
         stack.push_async_callback(anyio.to_thread.run_sync, tracing.shutdown)
-        capture = content_capture_enabled(env, settings.telemetry.capture_message_content)
-        services.telemetry = RequestTelemetry(tracing, metrics, capture_content=capture, redactor=redactor)
+        services.telemetry = RequestTelemetry(tracing, metrics, capture_content=tracing.capture_content,
+                                              redactor=redactor)
 
         def budget_alert(scope: str, owner: str, threshold: float, spent_usd: float, budget_usd: float) -> None:
             metrics.record_budget_alert(team=owner if scope == "team" else scope, level=f"{threshold:.0%}")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.telemetry import semconv as sc
+from gateway.telemetry.content import input_content_attributes
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.redact import Redactor
 from gateway.telemetry.tracing import Tracing
@@ -75,7 +76,7 @@ class RequestTelemetry:
         host, port = _address(leaf.target.base_url)
         attributes = sc.attempt_start_attributes(operation, provider.otel_name, model, body, host, port)
         if self.capture_content and isinstance(body.get("messages"), list):
-            attributes.update(sc.input_content_attributes(body["messages"], self.redactor.scrub))
+            attributes.update(input_content_attributes(body["messages"], self.redactor.scrub))
         span = self.tracing.start_child(sc.span_name(operation, model), ctx.server_span, "CLIENT", attributes)
         return AttemptSpan(span, operation, provider.otel_name, model, host)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from gateway.telemetry import content
 from gateway.telemetry import semconv as sc
 
 TELEMETRY = Path(sc.__file__).parent
@@ -87,7 +88,7 @@ def test_telemetry_guardrail_and_evaluation() -> None:
     ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "EVENT_ONLY"}, True, False),
 ])
 def test_telemetry_content_capture_switch(env: dict[str, str], setting: bool, expected: bool) -> None:
-    assert sc.content_capture_enabled(env, setting) is expected
+    assert content.content_capture_enabled(env, setting) is expected
 
 
 def test_telemetry_content_attributes() -> None:
@@ -99,14 +100,14 @@ def test_telemetry_content_attributes() -> None:
          "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "look", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": "a cat"},
     ]
-    attrs = sc.input_content_attributes(messages, scrub=lambda s: s.replace("cat", "[X]"))
+    attrs = content.input_content_attributes(messages, scrub=lambda s: s.replace("cat", "[X]"))
     assert json.loads(attrs["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
     chat = json.loads(attrs["gen_ai.input.messages"])
     assert [m["role"] for m in chat] == ["user", "assistant", "tool"]
     assert chat[0]["parts"][1] == {"type": "uri", "modality": "image", "uri": "[inline data]"}
     assert chat[1]["parts"] == [{"type": "tool_call", "id": "c1", "name": "look", "arguments": "{}"}]
     assert chat[2]["parts"] == [{"type": "tool_call_response", "id": "c1", "response": "a [X]"}]
-    out = sc.output_content_attributes([{"message": {"role": "assistant", "content": "Hi"},
+    out = content.output_content_attributes([{"message": {"role": "assistant", "content": "Hi"},
                                          "finish_reason": "stop"}])
     assert json.loads(out["gen_ai.output.messages"]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "Hi"}], "finish_reason": "stop"}]
