@@ -16,7 +16,7 @@ from gateway import guarding
 from gateway.api.errors import render_gateway_error
 from gateway.auth import Tenant, authenticate
 from gateway.context import RequestContext
-from gateway.errors import ClientCancelled, GatewayError, PermissionDenied
+from gateway.errors import ClientCancelled, GatewayError, InvalidRequest, PermissionDenied
 from gateway.ingress import decode_object, parse_metadata, validate
 from gateway.recording import finish_request
 from gateway.services import Services
@@ -135,7 +135,8 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
         ctx.provider_key = provider_key(headers)
         ctx.secrets = presented_secrets(headers)
         leaf_policy = next((leaf.log_policy for leaf in plan.leaves() if leaf.log_policy), None)
-        ctx.log_policy = leaf_policy or tenant.log_policy or settings.logging.default
+        ctx.log_policy = log_policy(headers, leaf_policy or tenant.log_policy or settings.logging.default,
+                                    allow_request=settings.logging.allow_request_policy)
         body = await guarding.input_request(services, ctx, plan, body)
         if chat.stream:
             opened = await _until_disconnect(
@@ -180,6 +181,20 @@ def provider_key(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() == "bearer" and value and not value.startswith("pc-"):
         return value
     return None
+
+
+_POLICY_RANK = {"full": 2, "metadata": 1, "off": 0}
+
+
+def log_policy(headers: Mapping[str, str], configured: str, *, allow_request: bool) -> str:
+    """The request's logging policy: the configured one, lowered (never raised) by `x-portcullis-log`."""
+    asked = headers.get("x-portcullis-log")
+    if not asked or not allow_request:
+        return configured
+    asked = asked.strip().lower()
+    if asked not in _POLICY_RANK:
+        raise InvalidRequest("x-portcullis-log must be full, metadata or off", param="x-portcullis-log")
+    return asked if _POLICY_RANK[asked] < _POLICY_RANK[configured] else configured
 
 
 def presented_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:

@@ -89,6 +89,8 @@ class LoggingPolicy(_Strict):
 
     default: Literal["full", "metadata", "off"] = "full"
     max_body_bytes: int = 256 * 1024
+    # Callers may lower their own request's policy with `x-portcullis-log: metadata|off` (never raise it).
+    allow_request_policy: bool = True
 
 
 class GuardrailDefaults(_Strict):
