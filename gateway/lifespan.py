@@ -100,7 +100,7 @@ async def build_services(
         guardrails = GuardrailService(settings.guardrails, hash_secret=server_secret(settings, secrets))
         stack.callback(guardrails.close)
         services.guardrails = guardrails
-        services.prices = PriceBook()
+        services.prices = PriceBook(dict(settings.prices))
         store = ReconnectingStore(resolved_store_settings(settings, secrets))
         stack.callback(store.close)
         await anyio.to_thread.run_sync(store.connect_now)

@@ -10,6 +10,8 @@ import msgspec
 from genai_prices import Usage, calc_price
 from genai_prices.types import TieredPrices
 
+from schemas.settings import PriceOverride
+
 NANO_PER_USD_PER_MTOK = Decimal(1000)  # $1 per million tokens = 1000 nano-USD per token
 
 # OTel gen_ai.provider.name -> genai-prices provider id, where they differ.
@@ -18,16 +20,6 @@ _GENAI_PRICES_PROVIDER = {
     "gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google",
     "mistral_ai": "mistral", "x_ai": "x-ai",
 }
-
-
-class PriceOverride(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Operator prices in USD per million tokens; unset cache/reasoning prices fall back to input/output."""
-
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
-    reasoning: float | None = None
 
 
 class TokenUsage(Protocol):

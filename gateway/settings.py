@@ -26,10 +26,15 @@ _PlainLoader.yaml_implicit_resolvers = {
 }
 
 
+def load_yaml(text: str | bytes) -> object:
+    """YAML as the server reads it (dates stay strings); raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def parse_settings(text: str | bytes, *, source: str = "<config>") -> PortcullisSettings:
     """Decode YAML text into PortcullisSettings, failing with a message that names the field."""
     try:
-        data = yaml.load(text, Loader=_PlainLoader)  # a SafeLoader subclass: no arbitrary objects
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SettingsError(f"{source}: not valid YAML: {exc}") from None
     try:

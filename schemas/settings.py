@@ -112,6 +112,16 @@ class GuardrailSettings(_Strict):
     ner: bool = False
 
 
+class PriceOverride(_Strict):
+    """Operator prices in USD per million tokens; unset cache/reasoning prices fall back to input/output."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+    reasoning: float | None = None
+
+
 class PortcullisSettings(_Strict):
     """The whole server config file."""
 
@@ -125,6 +135,7 @@ class PortcullisSettings(_Strict):
     policy: PolicySettings = msgspec.field(default_factory=PolicySettings)
     logging: LoggingPolicy = msgspec.field(default_factory=LoggingPolicy)
     guardrails: GuardrailSettings = msgspec.field(default_factory=GuardrailSettings)
+    prices: dict[str, PriceOverride] = msgspec.field(default_factory=dict)  # "provider/model" or "model" -> price
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     secret: str | None = None  # server secret ("env:PORTCULLIS_SECRET"): HMAC of keys, PII hash salt, sessions
     admin_token: str | None = None  # "env:PORTCULLIS_ADMIN_TOKEN": protects /admin

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
 from gateway.errors import ConfigError
 from gateway.providers.base import ProviderTarget
 from gateway.routing.compile import TreeCompiler
 from gateway.routing.resolve import convert_config, decode_config, validate_settings_configs
+from gateway.settings import load_yaml
 from schemas.config import ConfigNode
 from schemas.settings import PolicySettings, PortcullisSettings, ProviderSettings
 
@@ -61,8 +63,8 @@ def check_config_file(path: str | Path, adapters: Any = None) -> list[str]:
     except OSError as exc:
         return [f"{file}: cannot read: {exc.strerror}"]
     try:
-        data = msgspec.json.decode(text) if file.suffix == ".json" else msgspec.yaml.decode(text)
-    except msgspec.DecodeError as exc:
+        data = msgspec.json.decode(text) if file.suffix == ".json" else load_yaml(text)
+    except (msgspec.DecodeError, yaml.YAMLError) as exc:
         return [f"{file}: cannot parse: {exc}"]
     if isinstance(data, dict) and data and set(data) <= _SETTINGS_KEYS:
         return _check_settings(file, data, adapters)

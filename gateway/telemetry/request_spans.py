@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.telemetry import semconv as sc
-from gateway.telemetry.content import input_content_attributes
+from gateway.telemetry.content import input_content_attributes, output_content_attributes
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.redact import Redactor
 from gateway.telemetry.tracing import Tracing
@@ -96,6 +98,8 @@ class RequestTelemetry:
                 ttfc_s = max(0.0, (stream_ctx.start_ns + stream_ctx.ttft_ns - handle.started_ns) / 1e9)
         kind = _error_kind(error)
         attributes = sc.attempt_end_attributes(response_id, response_model, finish, usage, kind, ttfc_s)
+        if self.capture_content and error is None:
+            attributes.update(self._output_content(result, stream_ctx))
         message = self.redactor.scrub(str(getattr(error, "message", error))) if error is not None else None
         self.tracing.end(handle.span, attributes, error=message)
         if self.metrics is not None:
@@ -105,6 +109,20 @@ class RequestTelemetry:
                 server_address=handle.address, error_type=kind,
                 input_tokens=usage.input_tokens if usage is not None else None,
                 output_tokens=usage.output_tokens if usage is not None else None, time_to_first_chunk_s=ttfc_s)
+
+    def _output_content(self, result: Any, stream_ctx: RequestContext | None) -> dict[str, Any]:
+        """gen_ai.output.messages from a completion body or a finished stream (only when capture is on)."""
+        if result is not None:
+            try:
+                choices = msgspec.json.decode(result.body).get("choices") or []
+            except (msgspec.DecodeError, AttributeError):
+                return {}
+        elif stream_ctx is not None:
+            choices = [{"message": {"role": "assistant", "content": "".join(stream_ctx.stream_text)},
+                        "finish_reason": stream_ctx.finish_reason}]
+        else:
+            return {}
+        return output_content_attributes(choices, self.redactor.scrub)
 
     def record_guardrail(self, ctx: RequestContext, result: Any) -> None:
         """A finished guardrail check as a child span (timing known) plus its verdict counter."""

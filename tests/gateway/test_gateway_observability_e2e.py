@@ -153,3 +153,24 @@ def test_secrets_canary_never_reaches_any_sink(gateway, receiver, capfd) -> None
     for canary in (CANARY_PROVIDER_KEY, CANARY_CALLER_KEY, CANARY_X_API_KEY, CANARY_QUERY):
         for dump in dumps:
             assert canary not in dump
+
+
+def test_message_content_on_spans_only_when_opted_in(simulator, chdb_dsn, tmp_path, receiver) -> None:  # type: ignore[no-untyped-def]
+    text = f"""
+providers:
+  sim: {{adapter: openai, base_url: "{simulator.base_url}/v1", api_key: sk-capture-test, models: [gpt-4o-mini]}}
+store: {{dsn: "{chdb_dsn}", database: capture_e2e, spool_dir: "{tmp_path}/spool"}}
+"""
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
+               "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}
+    with running_gateway(parse_settings(text), environ=environ) as gateway:
+        response = httpx.post(f"{gateway.base_url}/chat/completions", json={"model": "gpt-4o-mini", "messages": [
+            {"role": "system", "content": "be terse"}, {"role": "user", "content": "echo: captured words"}]})
+        trace_id = response.headers["x-portcullis-trace-id"]
+        gateway.services.telemetry.tracing.force_flush(5)
+        assert receiver.wait_for(lambda r: any(s["trace_id"] == trace_id and s["kind"] == "CLIENT"
+                                               for s in r.spans), 10)
+    attempt = next(s for s in receiver.spans if s["trace_id"] == trace_id and s["kind"] == "CLIENT")
+    assert "captured words" in attempt["attributes"]["gen_ai.input.messages"]
+    assert "be terse" in attempt["attributes"]["gen_ai.system_instructions"]
+    assert "captured words" in attempt["attributes"]["gen_ai.output.messages"]
