@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -66,31 +65,29 @@ def apply_tenant(ctx: RequestContext, tenant: Tenant, request_metadata: dict[str
     ctx.key_name = tenant.key_name
 
 
-async def _watch_disconnect(request: Request) -> None:
-    """Return when the client goes away (ASGI http.disconnect after the body was read)."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
 async def _until_disconnect(request: Request, work: Any) -> Any:
-    """Run the upstream work, cancelling it as soon as the client disconnects."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_watch_disconnect(request))
-    try:
-        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
+    """Await the upstream work in this task; a watcher task cancels it as soon as the client disconnects."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
         task.cancel()
-        raise
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise ClientCancelled("the client disconnected before the response was ready") from None
     finally:
         watcher.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise ClientCancelled("the client disconnected before the response was ready")
 
 
 ErrorRenderer = Callable[[GatewayError], Response[bytes]]
