@@ -17,7 +17,7 @@ from gateway.errors import ClientCancelled, GatewayError, ProviderTimeout
 from gateway.ingress import decode_object, parse_metadata, validate
 from gateway.pipeline import apply_tenant, check_model_allowed, first_header, response_headers
 from gateway.providers.base import EmbeddingsResult
-from gateway.recording import finish_request
+from gateway.recording import finish_request, finish_request_after_response
 from gateway.services import Services
 
 
@@ -77,12 +77,12 @@ async def handle_embeddings(services: Services, request: Request[Any, Any, Any])
         ctx.usage = result.usage
         ctx.response_body = b""  # vectors are not worth logging
         return Response(result.body, media_type="application/json", headers=response_headers(ctx),
-                        background=BackgroundTask(finish_request, services, ctx))
+                        background=BackgroundTask(finish_request_after_response, services, ctx))
     except GatewayError as exc:
         ctx.error, ctx.http_status = exc, exc.http_status
         response = render_gateway_error(exc)
         response.headers.update(response_headers(ctx))
-        response.background = BackgroundTask(finish_request, services, ctx)
+        response.background = BackgroundTask(finish_request_after_response, services, ctx)
         return response
     except asyncio.CancelledError:
         ctx.error, ctx.http_status = ClientCancelled("the client disconnected"), 499

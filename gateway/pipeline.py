@@ -17,7 +17,7 @@ from gateway.auth import Tenant, authenticate
 from gateway.context import RequestContext
 from gateway.errors import ClientCancelled, GatewayError, InvalidRequest, PermissionDenied
 from gateway.ingress import decode_object, parse_metadata, validate
-from gateway.recording import finish_request
+from gateway.recording import finish_request, finish_request_after_response
 from gateway.services import Services
 from gateway.streaming import relay_stream
 from schemas.chat import ChatRequest, JsonObject
@@ -150,7 +150,7 @@ async def handle_chat(services: Services, request: Request, *, endpoint: str = "
             status_code=ctx.http_status,
             media_type="application/json",
             headers=response_headers(ctx),
-            background=BackgroundTask(finish_request, services, ctx),
+            background=BackgroundTask(finish_request_after_response, services, ctx),
         )
     except GatewayError as exc:
         return _fail(services, ctx, exc, render_error)
@@ -224,6 +224,6 @@ def _fail(services: Services, ctx: RequestContext, exc: GatewayError,
     ctx.http_status = exc.http_status
     response = guarding.portkey_denial(ctx, exc) or (render_error or render_gateway_error)(exc)
     response.headers.update(response_headers(ctx))
-    response.background = BackgroundTask(finish_request, services, ctx)
+    response.background = BackgroundTask(finish_request_after_response, services, ctx)
     return response
 

@@ -31,6 +31,12 @@ def finish_request(services: Services, ctx: RequestContext) -> None:
         log.exception("failed to record request %s", ctx.request_id)
 
 
+async def finish_request_after_response(services: Services, ctx: RequestContext) -> None:
+    """`finish_request` as a coroutine: Litestar would run a sync background task on a worker thread, a
+    thread hop per request for work that takes microseconds and never blocks."""
+    finish_request(services, ctx)
+
+
 def _record(services: Services, ctx: RequestContext) -> None:
     cost, known = 0, False
     if services.prices is not None and ctx.usage is not None and ctx.provider:

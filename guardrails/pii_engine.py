@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 import os
 import sys
@@ -21,6 +22,7 @@ from presidio_analyzer import (
     RecognizerRegistry,
     RecognizerResult,
 )
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -182,6 +184,40 @@ def compile_re2(pattern: str) -> Any:
         raise ValueError(f"pattern {pattern!r} is not supported by RE2 ({reason})") from None
 
 
+class BisectContextEnhancer(LemmaContextAwareEnhancer):
+    """presidio's lemma context enhancer with the token lookup done by bisection.
+
+    The stock `_find_index_of_match_token` walks every token for every finding, which made context scoring
+    ~40% of a 1 KB analysis; token start offsets are sorted, so the first token ending after `start` is found
+    in O(log n). Same answer: a start inside a token gives that token, a start in the gap after it the next.
+    """
+
+    @staticmethod
+    def _find_index_of_match_token(word: str, start: int, tokens: Any, tokens_indices: list[int]) -> int:
+        index = bisect.bisect_right(tokens_indices, start) - 1
+        if index >= 0 and start < tokens_indices[index] + len(tokens[index]):
+            return index
+        if index + 1 < len(tokens_indices):
+            return index + 1
+        raise ValueError(f"Did not find word '{word}' in the list of tokens although it is expected to be found")
+
+
+# Entities whose every match contains a digit, '@', or a hex/colon group: text without any of these cannot hold
+# one, so the analyzer (tokenizer, phone matcher, context scoring) is skipped for it.
+CANDIDATE_ENTITIES = frozenset({
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "CRYPTO",
+    "US_PASSPORT", "US_BANK_NUMBER", "UK_NHS", "MAC_ADDRESS",
+})
+_CANDIDATE = re2.compile(r"[0-9@]|[0-9A-Fa-f]{0,4}::|[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}")
+
+
+def may_hold_pii(text: str, entities: Sequence[str] | None) -> bool:
+    """False only when every requested entity needs a candidate character and the text has none."""
+    if entities is None or not set(entities) <= CANDIDATE_ENTITIES:
+        return True
+    return _CANDIDATE.search(text) is not None
+
+
 class PiiEngine:
     """One presidio analyzer per process plus the single worker thread every CPU-heavy check runs in.
 
@@ -216,7 +252,8 @@ class PiiEngine:
         self.phone_regions = tuple(phone_regions)
         self.supported_entities = PATTERN_ENTITIES | (NER_ENTITIES if self.ner_enabled else frozenset())
         self._analyzer = AnalyzerEngine(
-            nlp_engine=nlp_engine, registry=registry, supported_languages=["en"], default_score_threshold=0.4
+            nlp_engine=nlp_engine, registry=registry, supported_languages=["en"], default_score_threshold=0.4,
+            context_aware_enhancer=BisectContextEnhancer(),
         )
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardrails-worker")
         self.analyze("warm-up: mail alice@example.com or call +1 212-555-0188", entities=None)
@@ -238,6 +275,8 @@ class PiiEngine:
             "allow_list": list(allow_list) or None,
             "ad_hoc_recognizers": list(ad_hoc) or None,
         }
+        if not ad_hoc and not may_hold_pii(text, entities):
+            return []
         if len(text) <= CHUNK_CHARS:
             return self._analyzer.analyze(text, **kwargs)
         best: dict[tuple[str, int, int], RecognizerResult] = {}

@@ -38,7 +38,7 @@ class ServerSettings(_Strict):
     max_metadata_bytes: int = 2 * 1024
     upstream_connect_timeout_s: float = 10.0
     upstream_pool_size: int = 512
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    transport: Literal["aiohttp", "httpx-aiohttp", "httpx"] = "aiohttp"  # upstream client (docs/benchmarks.md)
     default_request_timeout_s: float = 600.0
     stream_idle_timeout_s: float = 120.0
 
