@@ -115,6 +115,16 @@ def provider_error_from_body(
     )
 
 
+def _response_facts(content: bytes, target: ProviderTarget) -> _Facts:
+    """Read id, model, choices and usage from an upstream body; an undecodable body is a 502 naming the target."""
+    try:
+        return _facts_decoder.decode(content)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProviderError(
+            f"{target.name} returned an invalid response body", provider=target.name, status=502
+        ) from exc
+
+
 class OpenAIStreamDecoder(SSEStreamDecoder):
     """Relays OpenAI SSE chunks unchanged while reading text, usage and finish reasons from them."""
 
@@ -211,12 +221,7 @@ class OpenAICompatible:
 
     def chat_response(self, content: bytes, target: ProviderTarget) -> ChatResult:
         """Pass the body through unchanged; read id, model, finish reasons and usage from it."""
-        try:
-            facts = _facts_decoder.decode(content)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProviderError(
-                f"{target.name} returned an invalid response body", provider=target.name, status=502
-            ) from exc
+        facts = _response_facts(content, target)
         return ChatResult(
             body=content,
             response_id=facts.id or "",
@@ -252,10 +257,5 @@ class OpenAICompatible:
 
     def embeddings_response(self, content: bytes, target: ProviderTarget) -> EmbeddingsResult:
         """Pass the embeddings body through; read model and usage."""
-        try:
-            facts = _facts_decoder.decode(content)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProviderError(
-                f"{target.name} returned an invalid response body", provider=target.name, status=502
-            ) from exc
+        facts = _response_facts(content, target)
         return EmbeddingsResult(body=content, response_model=facts.model or "", usage=normalise_usage(facts.usage))
