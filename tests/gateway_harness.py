@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -69,3 +70,18 @@ def running_gateway(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def wait_rows(gateway: RunningGateway, sql: str, params: dict[str, Any], expected: int = 1,
+              timeout_s: float = 15.0) -> list[Any]:
+    """Flush the gateway's writer and poll ClickHouse until `expected` rows match (bounded); the rows found."""
+    services = gateway.services
+    deadline = time.monotonic() + timeout_s
+    rows: list[Any] = []
+    while time.monotonic() < deadline:
+        services.writer.flush_now()
+        rows = services.store.query(sql, params)
+        if len(rows) >= expected:
+            return rows
+        time.sleep(0.1)
+    return rows

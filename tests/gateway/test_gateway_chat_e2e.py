@@ -9,7 +9,7 @@ import uuid
 import httpx
 import openai
 import pytest
-from gateway_harness import running_gateway
+from gateway_harness import running_gateway, wait_rows
 
 from gateway.settings import parse_settings
 
@@ -45,19 +45,6 @@ def gateway(simulator, chdb_dsn, database_name, tmp_path):  # type: ignore[no-un
     settings = settings_for(simulator.base_url, chdb_dsn, database_name, tmp_path)
     with running_gateway(settings) as running:
         yield running
-
-
-def wait_rows(gateway, sql: str, params: dict, expected: int, timeout_s: float = 15.0) -> list:  # type: ignore[no-untyped-def]
-    services = gateway.services
-    deadline = time.monotonic() + timeout_s
-    rows: list = []
-    while time.monotonic() < deadline:
-        services.writer.flush_now()
-        rows = services.store.query(sql, params)
-        if len(rows) >= expected:
-            return rows
-        time.sleep(0.1)
-    return rows
 
 
 def test_non_streaming_round_trip_and_log_row(gateway) -> None:  # type: ignore[no-untyped-def]

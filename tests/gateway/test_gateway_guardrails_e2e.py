@@ -4,7 +4,6 @@ Portkey 446/246, server default chains — and no matched secret in any logged c
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from gateway_harness import RunningGateway, running_gateway
+from gateway_harness import RunningGateway, running_gateway, wait_rows
 
 from gateway.settings import parse_settings
 
@@ -69,19 +68,6 @@ def pii(action: str, **params: Any) -> list[dict[str, Any]]:
 def upstream(simulator: Any, model: str) -> list[Any]:
     return [r for r in simulator.requests() if r.model == model]
 
-
-def wait_rows(gateway: RunningGateway, sql: str, params: dict[str, Any], expected: int = 1,
-              timeout_s: float = 15.0) -> list[Any]:
-    services = gateway.services
-    deadline = time.monotonic() + timeout_s
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        services.writer.flush_now()
-        rows = services.store.query(sql, params)
-        if len(rows) >= expected:
-            return rows
-        time.sleep(0.1)
-    return rows
 
 
 def guardrail_rows(gateway: RunningGateway, request_id: str, expected: int = 1) -> list[Any]:

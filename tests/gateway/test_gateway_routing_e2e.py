@@ -12,40 +12,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from gateway_harness import RunningGateway, running_gateway
+from gateway_harness import RunningGateway, running_gateway, wait_rows
+from portkey_examples import PORTKEY_EXAMPLE_A, PORTKEY_EXAMPLE_B
 
 from gateway.settings import parse_settings
 
 pytestmark = pytest.mark.timeout(60)
-
-PORTKEY_EXAMPLE_A = r"""{
-  "retry": {"attempts": 3, "on_status_codes": [429, 500, 502, 503, 504], "use_retry_after_header": true},
-  "request_timeout": 30000,
-  "cache": {"mode": "simple", "max_age": 600000},
-  "strategy": {"mode": "fallback", "on_status_codes": [408, 429, 446, 500, 502, 503, 504]},
-  "targets": [
-    {"strategy": {"mode": "loadbalance"}, "targets": [
-      {"provider": "openai", "api_key": "sk-…", "weight": 0.7, "override_params": {"model": "gpt-4o-mini"}},
-      {"provider": "azure-openai", "api_key": "…", "resource_name": "res", "deployment_id": "gpt4o-mini",
-       "api_version": "2024-06-01", "weight": 0.3}]},
-    {"provider": "anthropic", "api_key": "sk-ant-…",
-     "override_params": {"model": "claude-3-5-sonnet-latest", "max_tokens": 1024}}
-  ],
-  "input_guardrails": [{"default.regexMatch": {"rule": "\\b\\d{3}-\\d{2}-\\d{4}\\b", "not": true}, "deny": true}],
-  "output_guardrails": [{"default.wordCount": {"minWords": 1, "maxWords": 400},
-                          "default.validUrls": {"onlyDNS": true},
-                          "deny": false, "on_fail": {"feedback": {"value": -5, "weight": 1}}}]
-}"""
-
-PORTKEY_EXAMPLE_B = r"""{
-  "strategy": {"mode": "conditional", "default": "cheap", "conditions": [
-    {"query": {"metadata.plan": {"$eq": "paid"}}, "then": "premium"},
-    {"query": {"$and": [{"params.model": {"$regex": "^gpt-4"}}, {"metadata.env": {"$ne": "prod"}}]}, "then": "cheap"}]},
-  "targets": [
-    {"name": "premium", "provider": "openai", "api_key": "sk-…", "override_params": {"model": "gpt-4o"}},
-    {"name": "cheap", "provider": "groq", "api_key": "gsk_…", "override_params": {"model": "llama-3.1-8b-instant"}}]
-}"""
-
 
 @pytest.fixture(scope="module")
 def gateway(simulator, chdb_dsn, tmp_path_factory) -> Iterator[RunningGateway]:  # type: ignore[no-untyped-def]
@@ -116,19 +88,6 @@ def finished_records(simulator: Any, model: str, timeout_s: float = 1.5) -> list
             return records
         time.sleep(0.02)
 
-
-def wait_rows(gateway: RunningGateway, sql: str, params: dict[str, Any], expected: int = 1,
-              timeout_s: float = 15.0) -> list[Any]:
-    services = gateway.services
-    deadline = time.monotonic() + timeout_s
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        services.writer.flush_now()
-        rows = services.store.query(sql, params)
-        if len(rows) >= expected:
-            return rows
-        time.sleep(0.1)
-    return rows
 
 
 def one_line(config: str | dict[str, Any]) -> bytes:

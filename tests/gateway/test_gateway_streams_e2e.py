@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from gateway_harness import RunningGateway, running_gateway
+from gateway_harness import RunningGateway, running_gateway, wait_rows
 
 from gateway.settings import parse_settings
 
@@ -77,19 +77,6 @@ def content_of(events: list[str]) -> str:
             text += (choice.get("delta") or {}).get("content") or ""
     return text
 
-
-def wait_rows(gateway: RunningGateway, sql: str, params: dict[str, Any], expected: int = 1,
-              timeout_s: float = 15.0) -> list[Any]:
-    services = gateway.services
-    deadline = time.monotonic() + timeout_s
-    rows: list[Any] = []
-    while time.monotonic() < deadline:
-        services.writer.flush_now()
-        rows = services.store.query(sql, params)
-        if len(rows) >= expected:
-            return rows
-        time.sleep(0.1)
-    return rows
 
 
 def finished_records(simulator: Any, model: str, timeout_s: float = 1.0) -> list[Any]:
