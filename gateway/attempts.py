@@ -12,7 +12,7 @@ import msgspec
 from gateway import guarding
 from gateway.context import RequestContext
 from gateway.errors import AuthenticationError, GatewayError, ProviderTimeout
-from gateway.providers.base import ChatResult, Provider, ProviderTarget, StreamDecoder
+from gateway.providers.base import ChatResult, Provider, ProviderTarget, StreamDecoder, UpstreamRequest
 from gateway.routing.cache import CacheLookup, completion_to_sse_chunks
 from gateway.services import Services
 from gateway.transport import UpstreamResponse
@@ -42,7 +42,7 @@ class OpenedStream:
         self.cached = cached
 
 
-def _deadline_s(services: Services) -> float:
+def deadline_s(services: Services) -> float:
     """The whole request's deadline (each attempt also has its target's own timeout)."""
     return time.monotonic() + services.settings.server.default_request_timeout_s
 
@@ -63,23 +63,40 @@ def upstream_target(ctx: RequestContext, leaf: Any) -> ProviderTarget:
     return msgspec.structs.replace(leaf.target, api_key=ctx.provider_key)
 
 
-async def _send(services: Services, ctx: RequestContext, provider: Provider, leaf: Any, body: JsonObject, *,
-                stream: bool, timeout_s: float) -> UpstreamResponse:
-    """Build and send one upstream request; non-2xx answers become ProviderError."""
-    upstream = provider.chat_request(body, upstream_target(ctx, leaf), stream=stream)
+async def open_upstream(services: Services, provider: Provider, target: ProviderTarget,
+                        upstream: UpstreamRequest, timeout_s: float) -> UpstreamResponse:
+    """Send one upstream request and wait for its headers; non-2xx answers become ProviderError."""
     try:
         async with asyncio.timeout(timeout_s):
-            response = await services.transport.open(upstream, provider=leaf.target.name)
+            response = await services.transport.open(upstream, provider=target.name)
             if response.status >= 400:
                 try:
                     content = await response.read()
                 finally:
                     await response.close()
-                raise provider.error(response.status, content, response.headers, leaf.target)
+                raise provider.error(response.status, content, response.headers, target)
     except TimeoutError:
-        raise ProviderTimeout(f"{leaf.target.name} did not answer within {timeout_s:.1f}s",
-                              provider=leaf.target.name) from None
+        raise ProviderTimeout(f"{target.name} did not answer within {timeout_s:.1f}s", provider=target.name) from None
     return response
+
+
+async def read_upstream(response: UpstreamResponse, target: ProviderTarget, timeout_s: float) -> bytes:
+    """Read a whole upstream body within timeout_s, then release the connection."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await response.read()
+    except TimeoutError:
+        raise ProviderTimeout(f"{target.name} did not finish within {timeout_s:.1f}s", provider=target.name) from None
+    finally:
+        await response.close()
+
+
+async def _send(services: Services, ctx: RequestContext, provider: Provider, leaf: Any, body: JsonObject, *,
+                stream: bool, timeout_s: float) -> UpstreamResponse:
+    """Build and send one upstream chat request."""
+    target = upstream_target(ctx, leaf)
+    return await open_upstream(services, provider, target, provider.chat_request(body, target, stream=stream),
+                               timeout_s)
 
 
 async def complete(services: Services, ctx: RequestContext, plan: Any, body: JsonObject,
@@ -96,14 +113,7 @@ async def complete(services: Services, ctx: RequestContext, plan: Any, body: Jso
         span = telemetry.begin_attempt(ctx, leaf, provider, leaf_body, stream=False) if telemetry else None
         try:
             response = await _send(services, ctx, provider, leaf, leaf_body, stream=False, timeout_s=timeout_s)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    content = await response.read()
-            except TimeoutError:
-                raise ProviderTimeout(f"{leaf.target.name} did not finish within {timeout_s:.1f}s",
-                                      provider=leaf.target.name) from None
-            finally:
-                await response.close()
+            content = await read_upstream(response, leaf.target, timeout_s)
             result = provider.chat_response(content, leaf.target)
         except (GatewayError, asyncio.CancelledError) as exc:
             if span is not None:
@@ -114,7 +124,7 @@ async def complete(services: Services, ctx: RequestContext, plan: Any, body: Jso
         return result
 
     result, leaf = await services.router.execute(
-        plan, body, ctx.metadata, attempt, deadline=_deadline_s(services), on_attempt=ctx.on_attempt
+        plan, body, ctx.metadata, attempt, deadline=deadline_s(services), on_attempt=ctx.on_attempt
     )
     _served(ctx, leaf)
     ctx.usage = result.usage
@@ -152,7 +162,7 @@ async def open_stream(services: Services, ctx: RequestContext, plan: Any, body: 
         return OpenedStream(response=response, decoder=decoder, leaf=leaf, provider=provider, span=span)
 
     opened, leaf = await services.router.execute(
-        plan, body, ctx.metadata, attempt, deadline=_deadline_s(services), on_attempt=ctx.on_attempt
+        plan, body, ctx.metadata, attempt, deadline=deadline_s(services), on_attempt=ctx.on_attempt
     )
     _served(ctx, leaf)
     return opened

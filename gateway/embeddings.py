@@ -10,10 +10,10 @@ from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 
 from gateway.api.errors import render_gateway_error
-from gateway.attempts import upstream_target
+from gateway.attempts import deadline_s, open_upstream, read_upstream, upstream_target
 from gateway.auth import authenticate
 from gateway.context import RequestContext
-from gateway.errors import ClientCancelled, GatewayError, ProviderTimeout
+from gateway.errors import ClientCancelled, GatewayError
 from gateway.ingress import decode_object, parse_metadata, validate
 from gateway.pipeline import apply_tenant, check_model_allowed, first_header, response_headers
 from gateway.providers.base import EmbeddingsResult
@@ -55,23 +55,11 @@ async def handle_embeddings(services: Services, request: Request[Any, Any, Any])
             provider = services.providers[leaf.target.adapter]
             target = upstream_target(ctx, leaf)
             upstream = provider.embeddings_request(leaf_body, target)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    response = await services.transport.open(upstream, provider=target.name)
-                    try:
-                        content = await response.read()
-                    finally:
-                        await response.close()
-            except TimeoutError:
-                raise ProviderTimeout(f"{target.name} did not answer within {timeout_s:.1f}s",
-                                      provider=target.name) from None
-            if response.status >= 400:
-                raise provider.error(response.status, content, response.headers, target)
-            return provider.embeddings_response(content, target)
+            response = await open_upstream(services, provider, target, upstream, timeout_s)
+            return provider.embeddings_response(await read_upstream(response, target, timeout_s), target)
 
-        deadline = asyncio.get_running_loop().time() + services.settings.server.default_request_timeout_s
         result, leaf = await services.router.execute(plan, body, ctx.metadata, attempt,
-                                                     deadline=deadline, on_attempt=ctx.on_attempt)
+                                                     deadline=deadline_s(services), on_attempt=ctx.on_attempt)
         ctx.provider, ctx.target_path = leaf.target.name, leaf.path
         ctx.model_served = result.response_model or leaf.target.model
         ctx.usage = result.usage
